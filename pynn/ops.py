@@ -3328,6 +3328,10 @@ def group_norm(x, groups, gamma=None, beta=None, epsilon=1e-3, out=None, mean=No
     normalized over its values, then per channel ``* gamma + beta``.
     Returns ``(y, mean, inv_std)``, the statistics one per (sample,
     group)."""
+    if builtins.any(_is_traced(v) for v in (x, gamma, beta)):
+        _no_out_traced("group_norm", out, mean, inv_std)
+        return _traced_group_norm(x, _integer(groups, "group_norm: groups", low=1), gamma, beta,
+                                  epsilon, "group_norm")
     x = _c32(x, "group_norm: x")
     n, s, c = _norm_sizes(x, _integer(groups, "group_norm: groups", low=1), "group_norm")
     out = _out(out, x.shape, "group_norm")
@@ -3368,7 +3372,13 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     mean, inv_std)``, the statistics one per row."""
     if builtins.any(_is_traced(v) for v in (x, gamma, beta)):
         _no_out_traced("layer_norm", out, mean, inv_std)
-        return _traced_layer_norm(x, gamma, beta, epsilon)
+        dims = tuple(shape(x))
+        if not dims:
+            raise ValueError("layer_norm: expected an input of rank >= 1, got a scalar")
+        rows = int(np.prod(dims[:-1], dtype=np.int64))
+        y, m, inv = _traced_group_norm(reshape(x, (rows, dims[-1])), 1, gamma, beta, epsilon,
+                                       "layer_norm")
+        return reshape(y, dims), m, inv
     x = _c32(x, "layer_norm: x")
     cols = x.shape[-1] if x.ndim else 1
     x2 = x.reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), cols)  # (cols may be 0)
@@ -3378,27 +3388,30 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     return y.reshape(x.shape), mean, inv_std
 
 
-def _traced_layer_norm(x, gamma, beta, epsilon):
-    """``layer_norm`` composed of recorded ops (x, gamma or beta traced)."""
+def _traced_group_norm(x, groups, gamma, beta, epsilon, name):
+    """``group_norm`` composed of recorded ops (x, gamma or beta traced):
+    ``(y, mean, inv_std)``, the statistics one per (sample, group)."""
     dims = tuple(shape(x))
-    if len(dims) < 1:
-        raise ValueError(f"layer_norm: expected an input of rank >= 1, got shape {dims}")
-    c = dims[-1]
+    if len(dims) < 2:
+        raise ValueError(f"{name}: expected an input of rank >= 2, got shape {dims}")
+    n, c = dims[0], dims[-1]
+    if c % groups:
+        raise ValueError(f"{name}: {c} channels cannot be split into {groups} groups")
     for v, what in ((gamma, "gamma"), (beta, "beta")):
         if v is not None and tuple(shape(v)) != (c,):
-            raise ValueError(f"layer_norm: {what} must have shape ({c},), got "
+            raise ValueError(f"{name}: {what} must have shape ({c},), got "
                              f"{tuple(shape(v))} for x of shape {dims}")
-    epsilon = _finite(epsilon, "layer_norm: epsilon", low=0.0)
-    m = mean(x, axis=-1, keepdims=True)
-    d = subtract(x, m)
-    inv = rsqrt(add(mean(square(d), axis=-1, keepdims=True), np.float32(epsilon)))
-    y = multiply(d, inv)
+    epsilon = _finite(epsilon, f"{name}: epsilon", low=0.0)
+    xg = reshape(x, (n, -1, groups, c // groups))
+    m = mean(xg, axis=(1, 3), keepdims=True)
+    d = subtract(xg, m)
+    inv = rsqrt(add(mean(square(d), axis=(1, 3), keepdims=True), np.float32(epsilon)))
+    y = reshape(multiply(d, inv), dims)
     if gamma is not None:
         y = multiply(y, gamma)
     if beta is not None:
         y = add(y, beta)
-    rows = int(np.prod(dims[:-1], dtype=np.int64))
-    return y, reshape(m, (rows,)), reshape(inv, (rows,))
+    return y, reshape(m, (n * groups,)), reshape(inv, (n * groups,))
 
 
 def layer_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,

@@ -1,6 +1,7 @@
 """pynn.ops kernels that once returned constants under a GradientTape
-(reverse, the axes-less moments, layer_norm, time_mask, scale_channels,
-prelu, masked_mean, and the L1/L2 regularizers' weight_penalty): on a
+(reverse, the axes-less moments, layer_norm, group_norm, time_mask,
+scale_channels, prelu, masked_mean, spatial_pad, spatial_crop,
+channel_affine, and the L1/L2 regularizers' weight_penalty): on a
 watched Variable or tensor they record, give the eager values, and their
 gradients match central differences of the eager (NumPy) op."""
 import numpy as np
@@ -154,3 +155,10 @@ def test_spatial_pad_crop_and_channel_affine():
     _check(lambda x: ops.spatial_crop(x, ((1, 0), (1, 2))), [x], [0])
     _check(lambda x: ops.spatial_pad(x, ((1, 2),)), [_data((2, 3, 2))], [0])
     _check(ops.channel_affine, [x, _data((2,)), _data((2,))], [0, 1, 2])
+
+
+@pytest.mark.parametrize("watch_tensor", [False, True])
+def test_group_norm(watch_tensor):
+    x, g, b = _data((2, 3, 3, 4)), _data((4,)), _data((4,))
+    _check(lambda x, g, b: ops.group_norm(x, 2, g, b), [x, g, b], [0, 1, 2], watch_tensor)
+    _check(lambda x: ops.group_norm(x, 4, epsilon=1e-2), [_data((2, 5, 4))], [0], watch_tensor)
