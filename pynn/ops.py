@@ -1465,6 +1465,15 @@ def _pool(forward, name, x, pool_size, strides, padding, out):
                 return forward(x, win, out)
         except (TypeError, ValueError, AttributeError, IndexError):
             pass
+    if _is_traced(x):
+        _no_out_traced(name, out)
+        if len(shape(x)) != 4:
+            raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape "
+                             f"{tuple(shape(x))}")
+        size = _spatial_tuple(pool_size, 2, f"{name}: pool_size")
+        strides = size if strides is None else _spatial_tuple(strides, 2, f"{name}: strides")
+        kind = "max" if forward is _k.max_pool2d_forward else "average"
+        return _traced("pool", kind, x, size, strides, _padding_mode(name, padding))
     x = _pool_input(x, name)
     (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, name)
     out = _out(out, (x.shape[0], oh, ow, x.shape[3]), name)

@@ -1,9 +1,10 @@
 """pynn.ops kernels that once returned constants under a GradientTape
 (reverse, the axes-less moments, layer_norm, group_norm, time_mask,
 scale_channels, prelu, masked_mean, spatial_pad, spatial_crop,
-channel_affine, and the L1/L2 regularizers' weight_penalty): on a
-watched Variable or tensor they record, give the eager values, and their
-gradients match central differences of the eager (NumPy) op."""
+channel_affine, max_pool2d, avg_pool2d, and the L1/L2 regularizers'
+weight_penalty): on a watched Variable or tensor they record, give the
+eager values, and their gradients match central differences of the eager
+(NumPy) op."""
 import numpy as np
 import pytest
 from gradcheck import numeric_grad
@@ -162,3 +163,11 @@ def test_group_norm(watch_tensor):
     x, g, b = _data((2, 3, 3, 4)), _data((4,)), _data((4,))
     _check(lambda x, g, b: ops.group_norm(x, 2, g, b), [x, g, b], [0, 1, 2], watch_tensor)
     _check(lambda x: ops.group_norm(x, 4, epsilon=1e-2), [_data((2, 5, 4))], [0], watch_tensor)
+
+
+def test_pool2d():
+    x = np.random.default_rng(3).permutation(2 * 4 * 5 * 2).reshape(2, 4, 5, 2)
+    x = (x * 0.1).astype(np.float32)  # (distinct values: no ties under max)
+    _check(lambda x: ops.max_pool2d(x, 2), [x], [0])
+    _check(lambda x: ops.max_pool2d(x, (2, 3), (1, 2), "same"), [x], [0])
+    _check(lambda x: ops.avg_pool2d(x, 2, padding="same"), [x], [0], watch_tensor=True)
