@@ -1282,6 +1282,16 @@ def _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, o
                                          DEFAULT_ALPHA.get(activation, 0.0), out, depthwise)
         except (TypeError, ValueError, AttributeError, IndexError):
             pass
+    if builtins.any(_is_traced(v) for v in (x, kernel, bias)):
+        _no_out_traced(name, out)
+        # (the plain call checks the shapes and the geometry first)
+        conv_geometry(tuple(shape(x)), tuple(shape(kernel))[:2], strides, padding,
+                      dilation_rate, name)
+        y = _traced("conv", x, kernel, strides, padding, dilation_rate, depthwise)
+        if bias is None and activation in (None, "linear") and alpha is None:
+            return y
+        # (the argument ``activation`` hides the function of that name)
+        return globals()["activation"](y, activation or "linear", bias=bias, alpha=alpha)
     x, kernel = _conv_args(x, kernel, name, depthwise)
     (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
                                   name)

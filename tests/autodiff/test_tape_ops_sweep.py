@@ -1,10 +1,10 @@
 """pynn.ops kernels that once returned constants under a GradientTape
 (reverse, the axes-less moments, layer_norm, group_norm, time_mask,
 scale_channels, prelu, masked_mean, spatial_pad, spatial_crop,
-channel_affine, max_pool2d, avg_pool2d, and the L1/L2 regularizers'
-weight_penalty): on a watched Variable or tensor they record, give the
-eager values, and their gradients match central differences of the eager
-(NumPy) op."""
+channel_affine, max_pool2d, avg_pool2d, conv2d, depthwise_conv2d, and the
+L1/L2 regularizers' weight_penalty): on a watched Variable or tensor they
+record, give the eager values, and their gradients match central
+differences of the eager (NumPy) op."""
 import numpy as np
 import pytest
 from gradcheck import numeric_grad
@@ -171,3 +171,11 @@ def test_pool2d():
     _check(lambda x: ops.max_pool2d(x, 2), [x], [0])
     _check(lambda x: ops.max_pool2d(x, (2, 3), (1, 2), "same"), [x], [0])
     _check(lambda x: ops.avg_pool2d(x, 2, padding="same"), [x], [0], watch_tensor=True)
+
+
+def test_conv2d_kernels():
+    x, k, b = _data((2, 5, 5, 3)), _data((3, 3, 3, 2)) * 0.5, _data((2,))
+    _check(lambda x, k, b: ops.conv2d(x, k, b, padding="same", activation="tanh"),
+           [x, k, b], [0, 1, 2])
+    _check(lambda x, k: ops.conv2d(x, k, strides=2), [x, k], [0, 1], watch_tensor=True)
+    _check(lambda x, k: ops.depthwise_conv2d(x, k), [x, _data((3, 3, 3, 2))], [0, 1])
