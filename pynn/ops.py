@@ -850,6 +850,17 @@ def weight_penalty(w, l1=0.0, l2=0.0, grad=None):
     gradient ``l1 * sign(w) + 2 * l2 * w`` into ``grad`` when given."""
     if type(w) is _Device:
         return _cuda_ops.weight_penalty(w, l1, l2, grad)
+    if _is_traced(w):
+        # (a regularizer called on a watched weight: the penalty recorded)
+        if grad is not None:
+            raise ValueError("weight_penalty: grad= is not available on traced arrays (the "
+                             "tape gives the gradient)")
+        l1, l2 = float(l1), float(l2)
+        terms = ([multiply(np.float32(l1), sum(abs(w)))] if l1 else []) + \
+            ([multiply(np.float32(l2), sum(square(w)))] if l2 else [])
+        if not terms:
+            return 0.0
+        return terms[0] if len(terms) == 1 else add(terms[0], terms[1])
     w = _c32(w, "weight_penalty: w")
     if grad is not None:
         grad = _out(grad, w.shape, "weight_penalty: grad")
@@ -1271,6 +1282,16 @@ def _conv(x, kernel, bias, strides, padding, dilation_rate, activation, alpha, o
                                          DEFAULT_ALPHA.get(activation, 0.0), out, depthwise)
         except (TypeError, ValueError, AttributeError, IndexError):
             pass
+    if builtins.any(_is_traced(v) for v in (x, kernel, bias)):
+        _no_out_traced(name, out)
+        # (the plain call checks the shapes and the geometry first)
+        conv_geometry(tuple(shape(x)), tuple(shape(kernel))[:2], strides, padding,
+                      dilation_rate, name)
+        y = _traced("conv", x, kernel, strides, padding, dilation_rate, depthwise)
+        if bias is None and activation in (None, "linear") and alpha is None:
+            return y
+        # (the argument ``activation`` hides the function of that name)
+        return globals()["activation"](y, activation or "linear", bias=bias, alpha=alpha)
     x, kernel = _conv_args(x, kernel, name, depthwise)
     (oh, ow), geo = conv_geometry(x.shape, kernel.shape[:2], strides, padding, dilation_rate,
                                   name)
@@ -1454,6 +1475,15 @@ def _pool(forward, name, x, pool_size, strides, padding, out):
                 return forward(x, win, out)
         except (TypeError, ValueError, AttributeError, IndexError):
             pass
+    if _is_traced(x):
+        _no_out_traced(name, out)
+        if len(shape(x)) != 4:
+            raise ValueError(f"{name}: expected an NHWC input of rank 4, got shape "
+                             f"{tuple(shape(x))}")
+        size = _spatial_tuple(pool_size, 2, f"{name}: pool_size")
+        strides = size if strides is None else _spatial_tuple(strides, 2, f"{name}: strides")
+        kind = "max" if forward is _k.max_pool2d_forward else "average"
+        return _traced("pool", kind, x, size, strides, _padding_mode(name, padding))
     x = _pool_input(x, name)
     (oh, ow), win = pool_geometry(x.shape, pool_size, strides, padding, name)
     out = _out(out, (x.shape[0], oh, ow, x.shape[3]), name)
@@ -1625,6 +1655,9 @@ def moments(x, mean=None, var=None, *, axes=None, keepdims=False, synchronized=F
         return m, v
     if type(x) is _Device:
         return _cuda_ops.moments(x, mean, var)
+    if _is_traced(x):
+        _no_out_traced("moments", mean, var)
+        return moments(x, axes=tuple(range(x.ndim - 1)) if x.ndim else ())
     x = _c32(x, "moments: x")
     c = x.shape[-1] if x.ndim else 1
     mean = _out(mean, (c,), "moments: mean")
@@ -1637,12 +1670,28 @@ def channel_affine(x, scale, shift, out=None):
     statistics are known)."""
     if type(x) is _Device:
         return _cuda_ops.channel_affine(x, scale, shift, out)
+    if builtins.any(_is_traced(v) for v in (x, scale, shift)):
+        _no_out_traced("channel_affine", out)
+        c = shape(x)[-1] if len(shape(x)) else 1
+        for v, what in ((scale, "scale"), (shift, "shift")):
+            if tuple(shape(v)) != (c,):
+                raise ValueError(f"channel_affine: {what}: expected shape ({c},), got "
+                                 f"{tuple(shape(v))}")
+        return add(multiply(x, scale), shift)
     x = _c32(x, "channel_affine: x")
     c = x.shape[-1] if x.ndim else 1
     scale, shift = _channels(scale, c, "channel_affine: scale"), \
         _channels(shift, c, "channel_affine: shift")
     out = _out(out, x.shape, "channel_affine")
     return _k.channel_affine(x, scale, shift, out)
+
+
+def _no_out_traced(name, *outs):
+    """Refuses output buffers for a call on traced arrays (its results are
+    new traced arrays)."""
+    if builtins.any(o is not None for o in outs):
+        raise ValueError(f"{name}: out=, mean=, var=, inv_std=, mask= and weights= buffers are "
+                         f"not available on traced arrays")
 
 
 def _channels(v, c, name):
@@ -2907,6 +2956,11 @@ def spatial_pad(x, padding, value=0.0, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) with ``padding[i] =
     (before, after)`` values equal to ``value`` added along spatial axis
     i (the zero padding layers; the gradient of ``crop``)."""
+    if _is_traced(x):
+        _no_out_traced("spatial_pad", out)
+        pairs = _spatial_pairs(x, padding, "spatial_pad")
+        value = _number(value, "spatial_pad: value")
+        return pad(x, [(0, 0)] + list(pairs) + [(0, 0)], constant_values=value)
     x = _c32(x, "spatial_pad: x")
     pairs = _spatial_pairs(x, padding, "spatial_pad")
     shape = (x.shape[0],) + tuple(d + a + b for d, (a, b) in zip(x.shape[1:-1], pairs)) + \
@@ -2919,6 +2973,14 @@ def spatial_crop(x, cropping, out=None):
     """``x`` (batch, 1 to 3 spatial axes, channels) without ``cropping[i] =
     (before, after)`` values at the ends of spatial axis i (the cropping
     layers; the gradient of ``pad``)."""
+    if _is_traced(x):
+        _no_out_traced("spatial_crop", out)
+        pairs = _spatial_pairs(x, cropping, "spatial_crop")
+        if builtins.any(d - a - b < 0 for d, (a, b) in zip(x.shape[1:-1], pairs)):
+            raise ValueError(f"spatial_crop: cropping {pairs} is more than the input of shape "
+                             f"{tuple(x.shape)} holds")
+        return x[(builtins.slice(None),) + tuple(builtins.slice(a, d - b) for d, (a, b) in
+                                                 zip(x.shape[1:-1], pairs))]
     x = _c32(x, "spatial_crop: x")
     pairs = _spatial_pairs(x, cropping, "spatial_crop")
     sizes = tuple(d - a - b for d, (a, b) in zip(x.shape[1:-1], pairs))
@@ -3144,6 +3206,14 @@ def _prelu_alpha(sample_shape, alpha, name):
 def prelu(x, alpha, out=None):
     """``max(x, 0) + alpha * min(x, 0)`` with ``alpha`` broadcast against
     each sample (``x.shape[1:]``), as Keras's PReLU."""
+    if _is_traced(x) or _is_traced(alpha):
+        _no_out_traced("prelu", out)
+        dims = tuple(shape(x))
+        if len(dims) < 1:
+            raise ValueError("prelu: expected an input with a batch axis")
+        _, _, aligned, _ = _prelu_alpha(dims[1:], np.empty(shape(alpha), np.float32), "prelu")
+        zero = np.float32(0)
+        return add(maximum(x, zero), multiply(reshape(alpha, aligned), minimum(x, zero)))
     x, alpha = _c32(x, "prelu: x"), _c32(alpha, "prelu: alpha")
     if x.ndim < 1:
         raise ValueError("prelu: expected an input with a batch axis")
@@ -3239,6 +3309,14 @@ def alpha_dropout_grad(dy, mask, rate, out=None):
 def scale_channels(x, scale, out=None):
     """``x[b, ..., c] * scale[b, c]``: one factor per sample and channel
     (spatial dropout); ``out`` may be ``x``."""
+    if _is_traced(x) or _is_traced(scale):
+        _no_out_traced("scale_channels", out)
+        xs, ss = shape(x), shape(scale)
+        if len(xs) < 2 or tuple(ss) != (xs[0], xs[-1]):
+            raise ValueError(f"scale_channels: scale must have shape (batch, channels) = "
+                             f"{(xs[0], xs[-1]) if len(xs) >= 2 else '?'}, got {tuple(ss)} "
+                             f"for x of shape {tuple(xs)}")
+        return multiply(x, reshape(scale, (xs[0],) + (1,) * (len(xs) - 2) + (xs[-1],)))
     x, scale = _c32(x, "scale_channels: x"), _c32(scale, "scale_channels: scale")
     if x.ndim < 2 or scale.shape != (x.shape[0], x.shape[-1]):
         raise ValueError(f"scale_channels: scale must have shape (batch, channels) = "
@@ -3269,6 +3347,10 @@ def group_norm(x, groups, gamma=None, beta=None, epsilon=1e-3, out=None, mean=No
     normalized over its values, then per channel ``* gamma + beta``.
     Returns ``(y, mean, inv_std)``, the statistics one per (sample,
     group)."""
+    if builtins.any(_is_traced(v) for v in (x, gamma, beta)):
+        _no_out_traced("group_norm", out, mean, inv_std)
+        return _traced_group_norm(x, _integer(groups, "group_norm: groups", low=1), gamma, beta,
+                                  epsilon, "group_norm")
     x = _c32(x, "group_norm: x")
     n, s, c = _norm_sizes(x, _integer(groups, "group_norm: groups", low=1), "group_norm")
     out = _out(out, x.shape, "group_norm")
@@ -3307,6 +3389,15 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
     """Layer normalization over the last axis of ``x``: each row normalized
     by its own mean and variance, then ``* gamma + beta``.  Returns ``(y,
     mean, inv_std)``, the statistics one per row."""
+    if builtins.any(_is_traced(v) for v in (x, gamma, beta)):
+        _no_out_traced("layer_norm", out, mean, inv_std)
+        dims = tuple(shape(x))
+        if not dims:
+            raise ValueError("layer_norm: expected an input of rank >= 1, got a scalar")
+        rows = int(np.prod(dims[:-1], dtype=np.int64))
+        y, m, inv = _traced_group_norm(reshape(x, (rows, dims[-1])), 1, gamma, beta, epsilon,
+                                       "layer_norm")
+        return reshape(y, dims), m, inv
     x = _c32(x, "layer_norm: x")
     cols = x.shape[-1] if x.ndim else 1
     x2 = x.reshape(int(np.prod(x.shape[:-1], dtype=np.int64)), cols)  # (cols may be 0)
@@ -3314,6 +3405,32 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, out=None, mean=None, inv_
         out = _out(out, x.shape, "layer_norm").reshape(x2.shape)
     y, mean, inv_std = group_norm(x2, 1, gamma, beta, epsilon, out, mean, inv_std)
     return y.reshape(x.shape), mean, inv_std
+
+
+def _traced_group_norm(x, groups, gamma, beta, epsilon, name):
+    """``group_norm`` composed of recorded ops (x, gamma or beta traced):
+    ``(y, mean, inv_std)``, the statistics one per (sample, group)."""
+    dims = tuple(shape(x))
+    if len(dims) < 2:
+        raise ValueError(f"{name}: expected an input of rank >= 2, got shape {dims}")
+    n, c = dims[0], dims[-1]
+    if c % groups:
+        raise ValueError(f"{name}: {c} channels cannot be split into {groups} groups")
+    for v, what in ((gamma, "gamma"), (beta, "beta")):
+        if v is not None and tuple(shape(v)) != (c,):
+            raise ValueError(f"{name}: {what} must have shape ({c},), got "
+                             f"{tuple(shape(v))} for x of shape {dims}")
+    epsilon = _finite(epsilon, f"{name}: epsilon", low=0.0)
+    xg = reshape(x, (n, -1, groups, c // groups))
+    m = mean(xg, axis=(1, 3), keepdims=True)
+    d = subtract(xg, m)
+    inv = rsqrt(add(mean(square(d), axis=(1, 3), keepdims=True), np.float32(epsilon)))
+    y = reshape(multiply(d, inv), dims)
+    if gamma is not None:
+        y = multiply(y, gamma)
+    if beta is not None:
+        y = add(y, beta)
+    return y, reshape(m, (n * groups,)), reshape(inv, (n * groups,))
 
 
 def layer_norm_grad(x, dy, mean, inv_std, gamma=None, gamma_grad=None, beta_grad=None,
@@ -3378,6 +3495,9 @@ def _step_mask(mask, shape, name):
 def reverse(x, axis=1, out=None):
     """``x`` reversed along ``axis`` (the steps of a (batch, steps, ...)
     sequence by default), copied into ``out``."""
+    if _is_traced(x):
+        _no_out_traced("reverse", out)
+        return flip(x, _axis(axis, len(shape(x)), "reverse"))
     x = _c32(x, "reverse: x")
     axis = _axis(axis, x.ndim, "reverse")
     out = _out(out, x.shape, "reverse")
@@ -3389,6 +3509,15 @@ def time_mask(x, mask_value=0.0, out=None, mask=None):
     """Keras's Masking: ``mask`` (``x.shape[:-1]``, bool) is True where any
     feature of a step differs from ``mask_value``; ``out`` is ``x`` with the
     masked steps zeroed.  Returns ``(out, mask)``."""
+    if _is_traced(x):
+        _no_out_traced("time_mask", out, mask)
+        value = _c32(_plain(x), "time_mask: x")
+        if value.ndim < 2:
+            raise ValueError(f"time_mask: expected an input of rank >= 2, got shape "
+                             f"{value.shape}")
+        mask_value = _number(mask_value, "time_mask: mask_value")
+        mask = np.any(np.not_equal(value, np.float32(mask_value)), axis=-1)
+        return multiply(x, mask[..., None].astype(np.float32)), mask
     x = _c32(x, "time_mask: x")
     if x.ndim < 2:
         raise ValueError(f"time_mask: expected an input of rank >= 2, got shape {x.shape}")
@@ -3421,6 +3550,16 @@ def masked_mean(x, mask, out=None, weights=None):
     zeros for a row with no step left).  ``weights`` (batch, 1, steps)
     receives each step's share, which :func:`masked_mean_grad` needs.
     Returns ``(out, weights)``, ``out`` of shape (batch, channels)."""
+    if _is_traced(x):
+        _no_out_traced("masked_mean", out, weights)
+        dims = tuple(shape(x))
+        if len(dims) != 3:
+            raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels), got "
+                             f"{dims}")
+        mask = _step_mask(mask, dims[:2], "masked_mean")
+        counts = np.count_nonzero(mask, axis=1).astype(np.float32)
+        weights = (mask / np.maximum(counts, 1.0)[:, None]).astype(np.float32)[:, None, :]
+        return reshape(batch_matmul(weights, x), (dims[0], dims[2])), weights
     x = _c32(x, "masked_mean: x")
     if x.ndim != 3:
         raise ValueError(f"masked_mean: expected x of shape (batch, steps, channels), got "

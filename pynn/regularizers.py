@@ -25,7 +25,9 @@ class Regularizer:
     l2 = 0.0
 
     def __call__(self, x):
-        return ops.weight_penalty(np.asarray(x, np.float32), self.l1, self.l2)
+        if not ops._is_traced(x):
+            x = np.asarray(x, np.float32)
+        return ops.weight_penalty(x, self.l1, self.l2)
 
     def penalty(self, x, grad=None, scale=1.0):
         """``scale * self(x)`` as a float; adds its gradient with respect

@@ -1097,17 +1097,8 @@ def _model_by_steps(model, xs, training):
 def _activity_penalty(reg, y):
     """An activity regularizer's penalty of a layer's output, recorded,
     over the batch size (as Keras 3 and the model's own pass scale it)."""
-    from .regularizers import Regularizer
-    if type(reg).__call__ is Regularizer.__call__:
-        total = 0.0
-        if reg.l1:
-            total = autodiff.add(total, autodiff.multiply(
-                autodiff.sum_(autodiff.absolute(y)), np.float32(reg.l1)))
-        if reg.l2:
-            total = autodiff.add(total, autodiff.multiply(
-                autodiff.sum_(autodiff.square(y)), np.float32(reg.l2)))
-    else:
-        total = autodiff.sum_(reg(y))
+    # (L1/L2 record their penalty on a traced output, as any regularizer)
+    total = autodiff.sum_(reg(y))
     return autodiff.divide(total, np.float32(max(np.shape(_val(y))[0], 1)))
 
 
