@@ -2323,6 +2323,7 @@ def test_ganegedara_grad_cam_through_an_unwrapped_nested_model(tmp_path, capsys)
         x = tf.keras.layers.Conv2D(6, 3, activation='relu', name='conv_7b')(x)
         x = tf.keras.layers.GlobalAveragePooling2D()(x)
         return Model(inp, x, name='inception_resnet_v2')
+    K.clear_session()  # (the book's names, 'dropout' and 'dense', are a fresh program's)
     model = Sequential([Input(shape=(32, 32, 3)), base(), Dropout(0.4),
                         Dense(5, activation='softmax')])
     model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
