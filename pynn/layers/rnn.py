@@ -204,14 +204,16 @@ class LSTMCell(_Cell):
     def _layer_kwargs(self):
         return {**super()._layer_kwargs(), "unit_forget_bias": self.unit_forget_bias}
 
+    def _gate_inputs(self, inputs, h):
+        """The four gates' pre-activations, side by side (i, f, c, o)."""
+        self._refuse_dropout()
+        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
+        return z + _value(self.bias) if self.bias is not None else z
+
     def call(self, inputs, states, training=False):
         h, c = self._check_step(inputs, states)
-        self._refuse_dropout()
-        u = self.units
-        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
-        if self.bias is not None:
-            z = z + _value(self.bias)
-        ra = self.recurrent_activation
+        z = self._gate_inputs(inputs, h)
+        u, ra = self.units, self.recurrent_activation
         i, f = _act(z[:, :u], ra), _act(z[:, u:2 * u], ra)
         c = f * c + i * _act(z[:, 2 * u:3 * u], self.activation)
         o = _act(z[:, 3 * u:], ra)
@@ -245,12 +247,8 @@ class PeepholeLSTMCell(LSTMCell):
 
     def call(self, inputs, states, training=False):
         h, c = self._check_step(inputs, states)
-        self._refuse_dropout()
-        u = self.units
-        z = ops.matmul(inputs, _value(self.kernel)) + ops.matmul(h, _value(self.recurrent_kernel))
-        if self.bias is not None:
-            z = z + _value(self.bias)
-        ra = self.recurrent_activation
+        z = self._gate_inputs(inputs, h)
+        u, ra = self.units, self.recurrent_activation
         i = _act(z[:, :u] + _value(self.input_gate_peephole_weights) * c, ra)
         f = _act(z[:, u:2 * u] + _value(self.forget_gate_peephole_weights) * c, ra)
         c = f * c + i * _act(z[:, 2 * u:3 * u], self.activation)
